@@ -1,0 +1,145 @@
+"""The paper's cost model of one iteration (SPEC §4): pure numpy, vectorised.
+
+Every function takes per-device arrays whose last axis is the device; any leading
+axes (placements, iterations) broadcast, so thousands of placements are costed at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GHZ = 1e9
+
+
+@dataclass(frozen=True)
+class CostWeights:
+    """cost = alpha * E / e_ref + (1 - alpha) * T / t_ref, eq. (10)."""
+
+    alpha: float
+    t_ref: float
+    e_ref: float
+
+    @property
+    def w_time(self) -> float:
+        return (1.0 - self.alpha) / self.t_ref
+
+    @property
+    def w_energy(self) -> float:
+        return self.alpha / self.e_ref
+
+
+def heat_powers(f, gamma_g, gamma_h):
+    """g_i(f) = gamma_g (f / 1 GHz)^3 and h_i(f) = gamma_h (f / 1 GHz)^3, in watts (8)."""
+    cube = (np.asarray(f) / GHZ) ** 3
+    return gamma_g * cube, gamma_h * cube
+
+
+def compute_time(D, W, sigma, f, u):
+    """t_comp,i = |D_i| W_l sigma_i / (f_i u_i), eqs. (1)-(2)."""
+    return D * W * sigma / (f * u)
+
+
+def comm_time(D, O, B):
+    """t_comm,i = |D_i| O_l / B_i, eq. (3)."""
+    return D * O / B
+
+
+def compute_energy(D, W, sigma, eta, f, u):
+    """E_comp,i = eta_i sigma_i |D_i| W_l (f_i u_i)^2, eq. (7)."""
+    return eta * sigma * D * W * (f * u) ** 2
+
+
+def device_terms(D, W, O, f, u, B, sigma, eta, gamma_g, gamma_h) -> dict:
+    """Per-device time and energy, eqs. (1)-(4), (7), (8). Idle devices (D = 0) give zeros."""
+    t_comp = compute_time(D, W, sigma, f, u)
+    t_comm = comm_time(D, O, B)
+    g, h = heat_powers(f, gamma_g, gamma_h)
+    return {"t_comp": t_comp, "t_comm": t_comm, "t": t_comp + t_comm,  # (4)
+            "e_comp": compute_energy(D, W, sigma, eta, f, u), "e_heat": g * t_comp + h * t_comm}
+
+
+def stage_max(t_dev, stage_of, n_stages: int):
+    """t_l = max over devices of stage l of t_i, eq. (5); shape (..., n_stages)."""
+    onehot = stage_of[..., None] == np.arange(n_stages)
+    return np.where(onehot, t_dev[..., None], 0.0).max(axis=-2)
+
+
+def iteration_cost(D, W, O, stage_of, n_stages: int, f, u, B, cluster, weights: CostWeights) -> dict:
+    """One iteration in paper mode: T_k (6), E_k (9), cost (10), reward (17) and waiting time.
+
+    D, W, O, stage_of: (..., M) samples, stage FLOPs per sample, stage output bytes
+    per sample (comm_factor included) and stage index (-1 idle) of each device.
+    """
+    dev = device_terms(D, W, O, f, u, B, cluster.sigma, cluster.eta, cluster.gamma_g, cluster.gamma_h)
+    t_stage = stage_max(dev["t"], stage_of, n_stages)
+    T = t_stage.sum(axis=-1)  # (6)
+    e_comp = dev["e_comp"].sum(axis=-1)
+    e_heat = dev["e_heat"].sum(axis=-1)
+    E = e_comp + e_heat  # (9)
+    busy = stage_of >= 0
+    t_of_stage = np.take_along_axis(t_stage, np.maximum(stage_of, 0), axis=-1)
+    waiting = np.where(busy, t_of_stage - dev["t"], 0.0).sum(axis=-1)
+    cost = weights.alpha * E / weights.e_ref + (1.0 - weights.alpha) * T / weights.t_ref  # (10)
+    return {"time_s": T, "energy_j": E, "energy_comp_j": e_comp, "energy_heat_j": e_heat,
+            "energy_idle_j": np.zeros_like(E), "waiting_s": waiting, "cost": cost, "reward": -cost,  # (17)
+            "stage_time_s": t_stage, "devices": dev}
+
+
+def placement_arrays(placement, workload, n_devices: int, comm_factor: float):
+    """Device-level arrays (D, W, O, stage_of) of a Placement."""
+    stage_of = placement.device_stage(n_devices)
+    D = placement.device_samples(n_devices)
+    W = np.zeros(n_devices)
+    O = np.zeros(n_devices)
+    for l, (s, e) in enumerate(placement.stages):
+        mask = stage_of == l
+        W[mask] = workload.range_sum("flops", s, e)
+        O[mask] = comm_factor * workload.out_bytes[e]
+    return D, W, O, stage_of
+
+
+def evaluate_paper(placement, workload, cluster, f, u, B, weights: CostWeights, comm_factor: float) -> dict:
+    D, W, O, stage_of = placement_arrays(placement, workload, cluster.n_devices, comm_factor)
+    return iteration_cost(D, W, O, stage_of, placement.n_stages, f, u, B, cluster, weights)
+
+
+def per_sample_coefficients(workload, cluster, f, u, B, comm_factor: float, idle_w=None):
+    """Per-sample time tau[s, e, i], energy eps[s, e, i] and sample capacity cap[s, e, i].
+
+    For device i running blocks s..e, (4) and (9) are linear in |D_i|: t_i = |D_i| tau and
+    E_i = |D_i| eps. cap is the memory bound of SPEC §3 (0 where the parameters alone do not fit).
+    """
+    W, P, A, valid = workload.range_matrices()
+    O = comm_factor * workload.out_bytes[None, :]  # depends on the stage's last block e
+    speed = f * u / cluster.sigma  # FLOP/s
+    g, h = heat_powers(f, cluster.gamma_g, cluster.gamma_h)
+    t_comp = W[..., None] / speed
+    t_comm = np.broadcast_to(O[..., None] / B, t_comp.shape)
+    tau = t_comp + t_comm
+    eps = cluster.eta * cluster.sigma * W[..., None] * (f * u) ** 2 + g * t_comp + h * t_comm
+    free = cluster.memory_bytes - P[..., None] * (2 + cluster.opt_state_factor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cap = np.where(free > 0, np.floor(free / np.maximum(A[..., None], 1e-300)), 0.0)
+    cap = np.where(valid[..., None], np.minimum(cap, cluster.batch_size), 0.0)
+    tau = np.where(valid[..., None], tau, np.inf)
+    eps = np.where(valid[..., None], eps, np.inf)
+    return tau, eps, cap
+
+
+def reference_scales(workload, cluster, nominal_B, comm_factor: float):
+    """Default t_ref and e_ref (config 'auto'): one iteration at nominal f and u.
+
+    t_ref: the whole batch on all devices in one stage, split in proportion to compute
+    speed, ignoring memory (an ideal parallel time). e_ref: the whole batch at the
+    cluster's mean per-sample energy.
+    """
+    f, u = cluster.f_nominal, cluster.u_nominal
+    W = workload.flops.sum()
+    O = comm_factor * workload.out_bytes[-1]
+    speed = f * u / cluster.sigma
+    t_ref = cluster.batch_size * W / speed.sum()
+    g, h = heat_powers(f, cluster.gamma_g, cluster.gamma_h)
+    eps = cluster.eta * cluster.sigma * W * (f * u) ** 2 + g * W / speed + h * O / nominal_B
+    e_ref = cluster.batch_size * float(eps.mean())
+    return float(t_ref), e_ref

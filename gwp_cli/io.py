@@ -1,0 +1,35 @@
+"""Atomic writes: a result file is either complete or absent, never half-written."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_bytes_atomic(data: bytes, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_text_atomic(text: str, path) -> Path:
+    return write_bytes_atomic(text.encode(), path)
+
+
+def write_csv_atomic(table, path) -> Path:
+    """Write a pandas DataFrame as CSV (fixed float format, so a rerun gives the same bytes)."""
+    return write_text_atomic(table.to_csv(index=False, float_format="%.10g", lineterminator="\n"), path)
+
+
+def write_json_atomic(obj, path) -> Path:
+    return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True) + "\n", path)
