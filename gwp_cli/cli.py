@@ -43,6 +43,8 @@ COMMANDS = [
     "profile",
     "evaluate",
     "traces",
+    "train",
+    "simulate",
 ]
 
 _register()

@@ -118,13 +118,22 @@ def per_sample_coefficients(workload, cluster, f, u, B, comm_factor: float, idle
     t_comm = np.broadcast_to(O[..., None] / B, t_comp.shape)
     tau = t_comp + t_comm
     eps = cluster.eta * cluster.sigma * W[..., None] * (f * u) ** 2 + g * t_comp + h * t_comm
-    free = cluster.memory_bytes - P[..., None] * (2 + cluster.opt_state_factor)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cap = np.where(free > 0, np.floor(free / np.maximum(A[..., None], 1e-300)), 0.0)
-    cap = np.where(valid[..., None], np.minimum(cap, cluster.batch_size), 0.0)
+    cap = memory_caps(workload, cluster)
     tau = np.where(valid[..., None], tau, np.inf)
     eps = np.where(valid[..., None], eps, np.inf)
     return tau, eps, cap
+
+
+def memory_caps(workload, cluster) -> np.ndarray:
+    """cap[s, e, i]: most samples device i can hold for blocks s..e (SPEC §3), at most batch_size.
+
+    mem_i = param_bytes * (2 + opt_state_factor) + |D_i| act_bytes <= memory_bytes; 0 where
+    the parameters alone do not fit or s > e.
+    """
+    W, P, A, valid = workload.range_matrices()
+    free = cluster.memory_bytes - P[..., None] * (2 + cluster.opt_state_factor)
+    cap = np.floor(np.maximum(free, 0.0) / np.maximum(A[..., None], 1e-300))
+    return np.where(valid[..., None], np.minimum(cap, cluster.batch_size), 0.0)
 
 
 def reference_scales(workload, cluster, nominal_B, comm_factor: float):

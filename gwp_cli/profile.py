@@ -77,7 +77,7 @@ def profile_model(dataset: str = "fashion-mnist", width: float = 1.0, num_classe
         rows.append({
             "block": index,
             "name": name,
-            "flops": counts["flops"] * (1.0 + BACKWARD_FACTOR),
+            "flops": int(round(counts["flops"] * (1.0 + BACKWARD_FACTOR))),
             "out_bytes": int(x[0].numel() * BYTES_PER_VALUE),
             "act_bytes": int(counts["saved"] * BYTES_PER_VALUE),
             "param_bytes": int(sum(p.numel() for p in block.parameters()) * BYTES_PER_VALUE),

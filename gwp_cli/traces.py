@@ -134,6 +134,11 @@ class BandwidthReplay:
         laps, rest = divmod(whole, s.size)
         return (laps * cum[-1] + cum[rest] + frac * s[rest]) * self.scale
 
+    def mean_rate(self, t0: float, seconds: float) -> np.ndarray:
+        """Mean bandwidth of every device over [t0, t0 + seconds] (bytes/s)."""
+        return np.array([(self._delivered(i, t0 + seconds) - self._delivered(i, t0)) / seconds
+                         for i in range(self.n_devices)])
+
     def transfer_time(self, i: int, t0: float, nbytes: float) -> float:
         """Seconds for device i to move nbytes starting at t0: the t with ∫_{t0}^{t0+t} B = nbytes.
 

@@ -1,0 +1,72 @@
+"""Shared test fixtures: small configs and profiles written to tmp dirs."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+# the real 5G copy beside the checkout (../shared), or wherever GWP_TEST_TRACES says
+SHARED_TRACES = Path(os.environ.get("GWP_TEST_TRACES")
+                     or Path(__file__).resolve().parents[2] / "shared" / "data" / "5g-raca2020")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # one profile cache per test session, never the user's ~/.cache
+    monkeypatch.setenv("GWP_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("GWP_TRACES", raising=False)
+
+
+def tiny_cluster_config(batch_size=8):
+    """Three devices of two classes, numbers chosen for easy hand arithmetic."""
+    return {
+        "cluster": {
+            "batch_size": batch_size,
+            "opt_state_factor": 1,
+            "classes": {
+                "fast": {"count": 2, "f_levels_ghz": [2.0], "sigma": 0.5, "eta": 1.0e-28, "gamma_g": 0.1,
+                         "gamma_h": 0.05, "p_idle_w": 0.5, "memory_mb": 64, "trace": "Static",
+                         "load": {"mean": 0.0, "std": 0.0, "rho": 0.0, "u_min": 0.5}},
+                "slow": {"count": 1, "f_levels_ghz": [1.0], "sigma": 1.0, "eta": 2.0e-28, "gamma_g": 0.02,
+                         "gamma_h": 0.01, "p_idle_w": 0.1, "memory_mb": 16, "trace": "Static",
+                         "load": {"mean": 0.0, "std": 0.0, "rho": 0.0, "u_min": 0.5}},
+            },
+        },
+        "cost": {"alpha": 0.25, "t_ref_s": 2.0, "e_ref_j": 0.5},
+    }
+
+
+@pytest.fixture
+def write_yaml(tmp_path):
+    def write(data, name="config.yaml"):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data))
+        return path
+    return write
+
+
+@pytest.fixture
+def write_json(tmp_path):
+    def write(data, name):
+        path = tmp_path / name
+        path.write_text(json.dumps(data))
+        return path
+    return write
+
+
+TINY_PROFILE = "block,name,flops,out_bytes,act_bytes,param_bytes\n" \
+               "0,b0,3000000,1000,20000,100000\n" \
+               "1,b1,6000000,500,10000,400000\n" \
+               "2,b2,1500000,40,4000,50000\n"
+
+
+@pytest.fixture
+def tiny_profile(tmp_path):
+    path = tmp_path / "profile.csv"
+    path.write_text(TINY_PROFILE)
+    return path
+
+
+def pytest_report_header(config):
+    return f"traces for tests: {SHARED_TRACES} ({'present' if SHARED_TRACES.is_dir() else 'absent'})"
