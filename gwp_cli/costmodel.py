@@ -132,7 +132,8 @@ def memory_caps(workload, cluster) -> np.ndarray:
     """
     W, P, A, valid = workload.range_matrices()
     free = cluster.memory_bytes - P[..., None] * (2 + cluster.opt_state_factor)
-    cap = np.floor(np.maximum(free, 0.0) / np.maximum(A[..., None], 1e-300))
+    A = np.broadcast_to(A[..., None], free.shape)
+    cap = np.floor(np.divide(np.maximum(free, 0.0), A, out=np.zeros_like(free), where=A > 0))
     return np.where(valid[..., None], np.minimum(cap, cluster.batch_size), 0.0)
 
 
