@@ -13,6 +13,16 @@ import numpy as np
 from .costmodel import CostWeights, compute_energy, compute_time, heat_powers
 
 
+class FrozenConditions:
+    """One observed state (f, u, B) held at every time: realistic switches without a clock to replay."""
+
+    def __init__(self, f, u, B):
+        self.f, self.u, self.B = f, u, B
+
+    def at(self, t):
+        return self.f, self.u, self.B
+
+
 def _transfer(conditions, i: int, start: float, nbytes: float, B_fixed, trace_time: bool) -> float:
     if nbytes <= 0:
         return 0.0

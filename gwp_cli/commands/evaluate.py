@@ -9,7 +9,7 @@ from ..config import load_config
 from ..costmodel import evaluate_paper
 from ..errors import GwpError
 from ..placement import load_placement, validate_placement
-from ..realistic import realistic_iteration
+from ..realistic import FrozenConditions, realistic_iteration
 from ..cluster import cluster_from_config
 from ..scenario import cost_weights, load_workload
 
@@ -40,16 +40,6 @@ def load_state(path, n_devices: int):
             raise GwpError(path, f"u[{int(np.flatnonzero(arr > 1)[0])}]", "must be in (0, 1]", "give u in (0, 1]")
         out.append(arr)
     return out
-
-
-class _FixedConditions:
-    """The state file held for the whole iteration (realistic switches other than trace_time)."""
-
-    def __init__(self, f, u, B):
-        self.f, self.u, self.B = f, u, B
-
-    def at(self, t):
-        return self.f, self.u, self.B
 
 
 @click.command()
@@ -85,7 +75,7 @@ def evaluate(config_path, placement_path, state_path, profile_path, alpha, t_ref
         result = evaluate_paper(placement, workload, cluster, f, u, B, weights, comm_factor)
     else:
         switches = dict(switches, trace_time=False)  # a state file has no clock to replay
-        result = realistic_iteration(placement, workload, cluster, _FixedConditions(f, u, B), 0.0, 0.0,
+        result = realistic_iteration(placement, workload, cluster, FrozenConditions(f, u, B), 0.0, 0.0,
                                      [None] * len(f), switches, weights, comm_factor)
     dev = result["devices"]
     out = {key: float(result[key]) for key in
