@@ -45,6 +45,11 @@ COMMANDS = [
     "traces",
     "train",
     "simulate",
+    "agent",
+    "compare",
+    "plot",
+    "reproduce",
+    "bench",
 ]
 
 _register()

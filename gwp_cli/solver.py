@@ -31,13 +31,23 @@ where V[s, e][S] is the stage cost of range s..e on device set S.  V is found
 for all 2^M sets of all ranges at once from subset-sum tables.  Only the LP
 vertices at which *every* device of S carries samples are evaluated: either all
 devices are full at S's t_min, or all but the last one in c order are full and
-t is some device's cap_i tau_i.  This is enough: a vertex that leaves a device
-of S idle is a feasible point of the smaller set without that device, which
-costs no more (idle draw is non-negative), and the DP minimises over the
-smaller set too.  Every value computed is the cost of a feasible split, so the
+t is the cap_i tau_i of a member of S (F's other breakpoints).  This is enough:
+a vertex that leaves a device of S idle is a feasible point of the smaller set
+without that device, which costs no more (idle draw is non-negative), and the
+DP minimises over the smaller set too (so V[S] itself may exceed the LP optimum
+of S where a subset of S attains it; only min over subsets of V matters).  Every value computed is the cost of a feasible split, so the
 DP optimum equals the relaxed optimum: a certified lower bound on every
 placement with whole samples.  The (U, S subset of U) pairs number 3^M, which
 is what limits the exact solver to ``EXACT_MAX_DEVICES`` usable devices.
+
+Two exact shortcuts come first.  Letting a device serve several stages relaxes
+the problem: each range then takes its own best set, and the cheapest cover of
+the blocks by such stages is a lower bound; when the sets it uses happen to be
+disjoint it is a placement, hence the optimum, and the DP is skipped (with no
+idle draw a range's best set is the support of one LP over all its devices, so
+not even the subset tables are needed).  Otherwise the bound prunes the DP: a
+stage whose cost plus the relaxed cost of the blocks before and after it
+exceeds a known placement's cost (the best single stage) is left out.
 
 Beyond that, ``solve`` runs the same DP over ``FALLBACK_GROUPS`` device units
 (single devices or pooled groups of similar speed), expands the units into
@@ -222,31 +232,56 @@ def improve_integer_split(ints, tau_i, eps_i, cap_i, w_time, w_energy, idle_w=No
 
     Rounding can lose a little against the relaxed optimum; this local search
     recovers most of it. Devices left with 0 samples are dropped by the caller.
+    Each step scores every move (a -> b) at once and makes the best (the first
+    in (a, b) order among equals) if it lowers the objective: with busy time
+    x_i tau_i, the stage time after a move is the largest of the two changed
+    devices' times and the largest time among the others (one of the three
+    largest), and the energy is linear in the samples plus the idle draw of the
+    devices that hold samples over the stage time.
     """
     ints = np.asarray(ints, dtype=np.int64).copy()
-    idle = np.zeros(ints.size) if idle_w is None else np.asarray(idle_w, dtype=float)
-    cap = np.floor(np.asarray(cap_i, dtype=float))
+    tau = np.asarray(tau_i, dtype=float).ravel()
+    eps = np.asarray(eps_i, dtype=float).ravel()
+    idle = np.zeros(ints.size) if idle_w is None else np.asarray(idle_w, dtype=float).ravel()
+    cap = np.floor(np.asarray(cap_i, dtype=float)).ravel()
+    c = eps - idle * tau  # energy per sample, idle draw of its busy time taken out
 
     def objective(x):
         on = x > 0
-        return stage_objective(x[on], tau_i[on], eps_i[on], w_time, w_energy, idle[on])
+        return stage_objective(x[on], tau[on], eps[on], w_time, w_energy, idle[on])
 
     best = objective(ints)
+    pad = np.zeros(3)
     for _ in range(max_moves):
-        move = None
-        for a in np.flatnonzero(ints > 0):
-            for b in np.flatnonzero(ints < cap):
-                if a == b:
-                    continue
-                trial = ints.copy()
-                trial[a] -= 1
-                trial[b] += 1
-                value = objective(trial)
-                if value < best - 1e-12 * max(abs(best), 1e-300):
-                    best, move = value, trial
-        if move is None:
+        src = np.flatnonzero(ints > 0)
+        dst = np.flatnonzero(ints < cap)
+        if src.size == 0 or dst.size == 0:
             break
-        ints = move
+        busy = ints * tau
+        top = np.argsort(-busy, kind="stable")[:3]
+        tv = np.concatenate([busy[top], pad])[:3]
+        ti = np.concatenate([top, np.full(3, -1)])[:3]
+        A, Bd = src[:, None], dst[None, :]
+        hit0 = (ti[0] == A) | (ti[0] == Bd)
+        hit1 = (ti[1] == A) | (ti[1] == Bd)
+        rest = np.where(~hit0, tv[0], np.where(~hit1, tv[1], tv[2]))
+        t = np.maximum(rest, np.maximum((busy[src] - tau[src])[:, None], (busy[dst] + tau[dst])[None, :]))
+        on_idle = float(idle[ints > 0].sum())
+        idle_after = on_idle - np.where(ints[src] == 1, idle[src], 0.0)[:, None] \
+            + np.where(ints[dst] == 0, idle[dst], 0.0)[None, :]
+        lin = float(c @ ints) - c[src][:, None] + c[dst][None, :]
+        value = w_time * t + w_energy * (lin + t * idle_after)
+        value[A == Bd] = np.inf
+        k = int(np.argmin(value))
+        if not value.flat[k] < best - 1e-12 * max(abs(best), 1e-300):
+            break
+        trial = ints.copy()
+        trial[src[k // dst.size]] -= 1
+        trial[dst[k % dst.size]] += 1
+        exact = objective(trial)
+        if not exact < best - 1e-12 * max(abs(best), 1e-300):
+            break
+        ints, best = trial, exact
     return ints
 
 
@@ -269,19 +304,19 @@ def _pairs(M: int):
     return S, U ^ S, starts
 
 
-def _subset_table(vals, op=np.add, empty=0.0):
-    """T[..., S] = op-reduction of vals[..., i] over i in S, for every bitmask S."""
-    R, M = vals.shape
-    out = np.full((R, 1 << M), empty, dtype=vals.dtype)
+def _subset_sums(vals, op=np.add, empty=0.0):
+    """T[S, ...] = op-reduction of vals[i, ...] over the bits i of S, for every bitmask S.
+
+    The bit axis comes first (vals: (M, ...), result: (2^M, ...)), so that each doubling
+    step writes one contiguous block.
+    """
+    M = vals.shape[0]
+    out = np.empty((1 << M,) + vals.shape[1:], dtype=vals.dtype)
+    out[0] = empty
     for b in range(M):
         h = 1 << b
-        out[:, h:2 * h] = op(out[:, :h], vals[:, b:b + 1])
+        op(out[:h], vals[b], out=out[h:2 * h])
     return out
-
-
-def _gather(table, idx):
-    R = table.shape[0]
-    return np.take_along_axis(table, idx.reshape(R, -1), axis=1).reshape(idx.shape)
 
 
 def _stage_values(tau, eps, cap, use, idle, B, w_time, w_energy):
@@ -289,63 +324,96 @@ def _stage_values(tau, eps, cap, use, idle, B, w_time, w_energy):
 
     tau, eps, cap, use: (R, M) per range; idle: (M,).  Evaluates, for each S,
     the LP vertices that load every device of S (see the module docstring).
+
+    Each range numbers its devices twice over: in order of increasing c (bit q
+    of a set is the q-th cheapest device) and in order of increasing threshold
+    cap_i tau_i.  In threshold order the sums over "S's members below the j-th
+    threshold" and "above it" are the low and the high bits of S, so t_min is
+    a broadcast over (high bits, low bits) with no gathers.  In c order the
+    sets whose last device is q are the block [2^q, 2^(q+1)) and their other
+    members the block [0, 2^q), so case (ii) is a broadcast over blocks.  Set
+    axes come first (contiguous blocks); one gather per numbering maps the
+    sets back to the caller's device numbering at the end.
     """
     R, M = tau.shape
-    full = (1 << M) - 1
-    masks = np.arange(1 << M, dtype=np.int64)
-    tau = np.where(use, tau, 1.0)
-    eps = np.where(use, eps, 0.0)
-    cap = np.where(use, cap, 0.0)
-    rate = 1.0 / tau
-    c = w_energy * (eps - idle[None, :] * tau)
-    thr = cap * tau
+    n = 1 << M
+    cols = np.arange(R)[None, :]
+    # per-device quantities with the device axis first: (M, R)
+    use_ = use.T
+    tau_ = np.where(use_, tau.T, 1.0)
+    cap_ = np.where(use_, cap.T, 0.0)
+    rate_ = 1.0 / tau_
+    c_ = w_energy * (np.where(use_, eps.T, 0.0) - idle[:, None] * tau_)
+    thr_ = cap_ * tau_
+    idle_ = np.broadcast_to(np.asarray(idle, dtype=float)[:, None], (M, R))
 
-    capT = _subset_table(cap)
-    rateT = _subset_table(rate)
-    ccapT = _subset_table(c * cap)
-    crateT = _subset_table(c * rate)
-    a = w_time + w_energy * _subset_table(idle[None, :].astype(float))[0]
-    bad = _subset_table(~use, np.logical_or, False)
-    feas = (capT >= B) & ~bad & (masks[None, :] > 0)
+    corder = np.argsort(c_, axis=0, kind="stable")  # c position -> device (ties by index)
+    cap_c, rate_c, c_c, idle_c, use_c = (np.take_along_axis(x, corder, axis=0)
+                                        for x in (cap_, rate_, c_, idle_, use_))
+    torder = np.argsort(thr_, axis=0, kind="stable")  # threshold rank -> device
+    cap_t, rate_t, c_t, thr_t = (np.take_along_axis(x, torder, axis=0) for x in (cap_, rate_, c_, thr_))
+    crank = np.empty_like(corder)
+    np.put_along_axis(crank, corder, np.arange(M)[:, None], axis=0)
+    trank = np.empty_like(torder)
+    np.put_along_axis(trank, torder, np.arange(M)[:, None], axis=0)
+    trank_c = np.take_along_axis(trank, corder, axis=0)  # threshold rank of c position q
 
-    thr_order = np.argsort(thr, axis=1, kind="stable")
-    sthr = np.take_along_axis(thr, thr_order, axis=1)
-    low = np.zeros((R, M + 1), dtype=np.int64)
-    low[:, 1:] = np.cumsum(np.left_shift(1, thr_order), axis=1)
-    high = full ^ low
+    # in c numbering: (2^M, R)
+    capT = _subset_sums(cap_c)
+    a = w_time + w_energy * _subset_sums(np.ascontiguousarray(idle_c))
+    bad = _subset_sums(~use_c, np.logical_or, False)
+    feas = (capT >= B) & ~bad
+    feas[0] = False
 
-    # case (i): every device of S full at S's t_min
-    capsum = _gather(capT, masks[None, :, None] & low[:, None, :])
-    ratesum = _gather(rateT, masks[None, :, None] & high[:, None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(ratesum > 0, (B - capsum) / ratesum, -np.inf)
-    T = np.where(feas, np.maximum(terms.max(axis=2), 0.0), 0.0)
-    jstar = (sthr[:, None, :] <= T[:, :, None]).sum(axis=2)
-    lowT = np.take_along_axis(low, jstar, axis=1)
-    C = _gather(ccapT, masks[None, :] & lowT) + T * _gather(crateT, masks[None, :] & ~lowT & full)
-    best = a[None, :] * T + C
+    # case (i), in threshold numbering: every device of S full at S's t_min =
+    # max_j (B - cap of S's members among the j smallest thresholds) / (rate of
+    # its other members); the piece j = M (no rate left) is 0 at most, as is t_min.
+    capT_t = _subset_sums(cap_t)
+    rateT_t = _subset_sums(rate_t)
+    T = np.zeros((n, R))
+    for j in range(M):
+        lo = 1 << j
+        rs = rateT_t[::lo]  # the high bits of S
+        with np.errstate(divide="ignore"):
+            inv = np.where(rs > 0, 1.0 / rs, 0.0)
+        view = T.reshape(n // lo, lo, R)
+        np.maximum(view, (B - capT_t[:lo])[None, :, :] * inv[:, None, :], out=view)
+    # C = sum over S of c_i D_i with D_i = cap_i if i's threshold <= t_min, else t_min rate_i
+    C = np.zeros((n, R))
+    for j in range(M):
+        lo = 1 << j
+        Tv = T.reshape(n // (2 * lo), 2, lo, R)[:, 1]  # the sets holding bit j
+        Cv = C.reshape(n // (2 * lo), 2, lo, R)[:, 1]
+        Cv += np.where(Tv >= thr_t[j], c_t[j] * cap_t[j], Tv * (c_t[j] * rate_t[j]))
+    to_t = _subset_sums(np.left_shift(1, trank_c).astype(np.int64))  # c mask -> threshold mask
+    best = a * T[to_t, cols] + C[to_t, cols]
 
-    # case (ii): all but S's last device (in c order) full, t = some cap_j tau_j
-    rank = np.argsort(np.argsort(c, axis=1, kind="stable"), axis=1, kind="stable")
-    last_rank = _subset_table(rank, np.maximum, -1)
-    c_order = np.argsort(c, axis=1, kind="stable")
-    k = np.take_along_axis(c_order, np.maximum(last_rank, 0), axis=1)  # (R, 2^M)
-    P = masks[None, :] ^ np.left_shift(1, k)
-    lo_j, hi_j = low[:, 1:], high[:, 1:]
-    t_j = sthr[:, None, :]
-    i_lo = P[:, :, None] & lo_j[:, None, :]
-    i_hi = P[:, :, None] & hi_j[:, None, :]
-    held = _gather(capT, i_lo) + t_j * _gather(rateT, i_hi)
-    cP = _gather(ccapT, i_lo) + t_j * _gather(crateT, i_hi)
-    Dk = B - held
-    cap_k = np.take_along_axis(cap, k, axis=1)[:, :, None]
-    rate_k = np.take_along_axis(rate, k, axis=1)[:, :, None]
-    c_k = np.take_along_axis(c, k, axis=1)[:, :, None]
-    u_k = np.minimum(cap_k, t_j * rate_k)
-    ok = (Dk >= 0) & (Dk <= u_k)
-    val2 = np.where(ok, a[None, :, None] * t_j + cP + c_k * Dk, np.inf).min(axis=2)
-    best = np.minimum(best, val2)
-    return np.where(feas, best, np.inf)
+    # case (ii), in c numbering: all but S's last device in c order (its top bit q)
+    # full at t = the threshold of a member p of S; q carries the rest.  P = S
+    # without q runs over the block [0, 2^q); held[P, p] = sum over P of cap_i, or
+    # t rate_i for the devices whose threshold lies above p's (ties by rank).
+    if M > 1:
+        thr_c = np.take_along_axis(thr_t, trank_c, axis=0)  # threshold of c position p
+        low = trank_c[:, None, :] <= trank_c[None, :, :]  # [i, p]: i full at p's threshold
+        h = np.where(low, cap_c[:, None, :], thr_c[None, :, :] * rate_c[:, None, :])[:M - 1]
+        held = _subset_sums(h)  # (2^(M-1), p, R): P never holds the top bit
+        cP = _subset_sums(c_c[:M - 1, None, :] * h)
+    for q in range(1, M):
+        lo = 1 << q
+        for p in range(q + 1):
+            t = thr_c[p]
+            if p < q:  # P must hold p: the upper half of each run of 2^(p+1) sets
+                shape = (lo >> (p + 1), 2, 1 << p, R)
+                hv, cv, av, bv = (x.reshape(shape)[:, 1] for x in (held[:lo, p], cP[:lo, p], a[lo:2 * lo],
+                                                                     best[lo:2 * lo]))
+            else:
+                hv, cv, av, bv = held[:lo, p], cP[:lo, p], a[lo:2 * lo], best[lo:2 * lo]
+            Dq = B - hv
+            ok = (Dq >= 0) & (Dq <= np.minimum(cap_c[q], t * rate_c[q]))
+            np.minimum(bv, np.where(ok, av * t + cv + c_c[q] * Dq, np.inf), out=bv)
+    Vc = np.where(feas, best, np.inf)
+    to_c = _subset_sums(np.left_shift(1, crank).astype(np.int64))  # caller's mask -> c mask
+    return Vc[to_c, cols].T
 
 
 def _subset_min(V):
@@ -432,6 +500,100 @@ def _dp(V, N, L, M, ridx):
     return best, stages
 
 
+def _cheapest_cover(vals, N, L, ridx):
+    """Cheapest cover of blocks 0..N-1 by at most L consecutive ranges of cost vals[r]:
+    (value, [(s, e)]), or None if none is finite."""
+    best = np.full((L + 1, N + 1), np.inf)
+    best[:, 0] = 0.0
+    arg = np.full((L + 1, N + 1), -1, dtype=np.int64)
+    for l in range(1, L + 1):
+        for n in range(1, N + 1):
+            cand = best[l - 1, :n] + vals[ridx[np.arange(n), n - 1]]
+            s = int(np.argmin(cand))
+            if cand[s] < best[l - 1, n]:
+                best[l, n], arg[l, n] = cand[s], s
+            else:
+                best[l, n] = best[l - 1, n]
+    if not np.isfinite(best[L, N]):
+        return None
+    ranges, l, n = [], L, N
+    while n > 0:
+        s = int(arg[l, n])
+        if s < 0:
+            l -= 1
+            continue
+        ranges.append((s, n - 1))
+        n, l = s, l - 1
+    ranges.reverse()
+    return float(best[L, N]), ranges
+
+
+def _disjoint_cover(vals, sets, N, L, ridx):
+    """The relaxation that lets a device serve several stages: each range takes its own best
+    set (sets[r], a bitmask, of cost vals[r]).  Its cheapest cover is a lower bound on every
+    placement; when the sets it uses are pairwise disjoint it is a placement, hence optimal:
+    (value, [(s, e, S)]).  Otherwise None."""
+    found = _cheapest_cover(vals, N, L, ridx)
+    if found is None:
+        return None
+    value, ranges = found
+    used, stages = 0, []
+    for s, e in ranges:
+        S = int(sets[ridx[s, e]])
+        if S == 0 or S & used:
+            return None
+        used |= S
+        stages.append((s, e, S))
+    return value, stages
+
+
+def _relaxed_path(tau, eps, cap, use, idle, B, w_time, w_energy, N, L, ridx):
+    """``_disjoint_cover`` without the subset tables, when no device draws idle power.
+
+    Then a range's best set is the support of the LP over all its usable devices (zeros
+    allowed: a device adds no cost unless it carries samples), one batched LP per range.
+    With idle draw it is not one LP: None, and the subset tables decide.
+    """
+    if np.any(idle > 0):
+        return None
+    R, m = tau.shape
+    vals, D = _split_values(tau, eps, cap, np.zeros((R, m)), use, B, w_time, w_energy)
+    sets = ((D > 1e-12 * B) * np.left_shift(1, np.arange(m))[None, :]).sum(axis=1)
+    return _disjoint_cover(vals, sets, N, L, ridx)
+
+
+def _bounded_dp(V, N, L, M, ridx):
+    """``_dp`` after two cheap steps that keep it exact.
+
+    The relaxation of ``_disjoint_cover`` (each range's best set from V) may already be a
+    placement.  Else its bound prunes: with pre[s] / suf[n] the relaxed cost of covering blocks
+    before s / from n on, a stage (s, e, S) with pre[s] + V[s, e][S] + suf[e + 1] above the cost
+    of a known placement (the best single stage) is in no optimal placement; its entry is set
+    to inf, and ranges with no entry left are skipped by the DP.
+    """
+    vmin = V.min(axis=1)
+    found = _disjoint_cover(vmin, V.argmin(axis=1), N, L, ridx)
+    if found is not None:
+        return found
+    upper = vmin[ridx[0, N - 1]]
+    if np.isfinite(upper):
+        pre = np.full(N + 1, np.inf)
+        pre[0] = 0.0
+        for n in range(1, N + 1):
+            pre[n] = np.min(pre[:n] + vmin[ridx[np.arange(n), n - 1]])
+        suf = np.full(N + 1, np.inf)
+        suf[N] = 0.0
+        for s in range(N - 1, -1, -1):
+            suf[s] = np.min(vmin[ridx[s, s:]] + suf[s + 1:])
+        s_idx, e_idx = np.nonzero(ridx >= 0)
+        rows = ridx[s_idx, e_idx]
+        slack = (pre[s_idx] + suf[e_idx + 1])[:, None]
+        limit = upper + 1e-9 * max(1.0, abs(upper))
+        V = V.copy()
+        V[rows] = np.where(slack + V[rows] > limit, np.inf, V[rows])
+    return _dp(V, N, L, M, ridx)
+
+
 # ----------------------------------------------------------------------------
 # solve
 
@@ -482,49 +644,159 @@ def _set_value(r, mem, tau_r, eps_r, cap_r, idle, B, w_time, w_energy):
     return split_samples(tau_r[r, mem], eps_r[r, mem], cap_r[r, mem], B, w_time, w_energy, idle[mem])[1]
 
 
+def _split_values(tau, eps, cap, idle, member, B, w_time, w_energy):
+    """``split_samples``' objective for many stages at once, and its split.
+
+    Row k is a stage whose devices are the True entries of member[k] (arrays
+    (K, m)); returns (value (K,), D (K, m)), value inf where the members' caps
+    hold fewer than B samples.  Same LP, same breakpoints as ``split_samples``:
+    F(t) is evaluated at every prefix t_min and every threshold, in one pass.
+    """
+    K, m = tau.shape
+    Bf = float(B)
+    use = member & (cap > 0) & np.isfinite(tau) & (tau > 0) & np.isfinite(eps)
+    capu = np.where(use, np.minimum(np.nan_to_num(cap, nan=0.0, posinf=Bf), Bf), 0.0)
+    good = capu.sum(axis=1) >= Bf
+    a = w_time + w_energy * np.where(member, idle, 0.0).sum(axis=1)
+    tau1 = np.where(use, tau, 1.0)
+    c = np.where(use, w_energy * (np.where(use, eps, 0.0) - idle * tau1), np.inf)
+    order = np.argsort(c, axis=1, kind="stable")  # cheapest first, ties by index; unused last
+    cu = np.take_along_axis(capu, order, axis=1)
+    rate = np.take_along_axis(np.where(use, 1.0 / tau1, 0.0), order, axis=1)
+    cc = np.take_along_axis(np.where(use, c, 0.0), order, axis=1)
+    # t_min of every c-ordered prefix (sizes 1..m): max over threshold pieces j
+    with np.errstate(divide="ignore", invalid="ignore"):
+        thr = np.where(rate > 0, cu / np.where(rate > 0, rate, 1.0), 0.0)
+    tord = np.argsort(thr, axis=1, kind="stable")  # threshold order of the c positions
+    inq = tord[:, None, :] <= np.arange(m)[None, :, None]  # [k, q, p]: p-th threshold in prefix q
+    cu_t = np.take_along_axis(cu, tord, axis=1)[:, None, :]
+    rate_t = np.take_along_axis(rate, tord, axis=1)[:, None, :]
+    capc = np.zeros((K, m, m + 1))
+    np.cumsum(inq * cu_t, axis=2, out=capc[:, :, 1:])  # cap of the prefix's j smallest thresholds
+    rsum = np.zeros((K, m, m + 1))
+    np.cumsum((inq * rate_t)[:, :, ::-1], axis=2, out=rsum[:, :, m - 1::-1])  # rate of the rest
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(rsum > 0, (Bf - capc) / rsum, -np.inf)
+    tpre = np.maximum(terms.max(axis=2), 0.0)
+    tpre[capc[:, :, m] < Bf] = np.inf  # (K, m)
+    t_lo = tpre[:, -1:]
+    cand = np.concatenate([tpre, np.where(rate > 0, thr, 0.0)], axis=1)
+    cand = np.where(np.isfinite(cand), np.maximum(cand, t_lo), t_lo)
+    cand = np.where(np.isfinite(cand), cand, 0.0)  # rows that cannot hold B: reported as inf below
+    u = np.minimum(cu[:, None, :], cand[:, :, None] * rate[:, None, :])
+    before = np.cumsum(u, axis=2) - u
+    fill = np.clip(Bf - before, 0.0, u)
+    value = a[:, None] * cand + np.matmul(fill, cc[:, :, None])[:, :, 0]
+    best = np.argmin(value, axis=1)
+    rows = np.arange(K)
+    D = np.zeros((K, m))
+    np.put_along_axis(D, order, fill[rows, best], axis=1)
+    return np.where(good, value[rows, best], np.inf), D
+
+
 def _local_search(plan, tau_r, eps_r, cap_r, use_r, idle, devs, B, w_time, w_energy, ridx, passes=6):
     """Improve a plan one device at a time: add it to a stage, drop it, or move it.
 
     Stage ranges stay fixed; each move is scored by the exact stage split.  A
     pass visits every usable device and makes its best improving move; passes
     repeat until none improves (at most ``passes``).
+
+    The moves of all devices still to visit are scored in one batch against the
+    current plan; the first device with an improving move makes it, and the
+    devices after it are scored again (moves are rare, so a pass is one or two
+    batches).  Dropping a device that the stage's split leaves empty and that
+    draws no idle power changes nothing, so it is not scored.
     """
     ranges = [ridx[s, e] for s, e, _ in plan]
     members = [set(m) for _, _, m in plan]
     where = {d: l for l, m in enumerate(members) for d in m}
+    M = tau_r.shape[1]
+    n_st = len(members)
 
-    def value(l, mem):
-        return _set_value(ranges[l], mem, tau_r, eps_r, cap_r, idle, B, w_time, w_energy)
+    def evaluate(rows):
+        """rows: [(stage, member set)] -> (values, D over all M devices)."""
+        r = np.array([ranges[l] for l, _ in rows], dtype=np.int64)
+        member = np.zeros((len(rows), M), dtype=bool)
+        for k, (_, mem) in enumerate(rows):
+            member[k, list(mem)] = True
+        cols = np.flatnonzero(member.any(axis=0))
+        if cols.size == 0:
+            return np.full(len(rows), np.inf), np.zeros((len(rows), M))
+        sub = member[:, cols]
+        vals, D = _split_values(tau_r[r][:, cols], eps_r[r][:, cols], cap_r[r][:, cols],
+                                np.broadcast_to(idle[cols], sub.shape), sub, B, w_time, w_energy)
+        vals = np.where(sub.any(axis=1), vals, np.inf)
+        full = np.zeros((len(rows), M))
+        full[:, cols] = D
+        return vals, full
 
-    cur = [value(l, m) for l, m in enumerate(members)]
+    cur_v, cur_D = evaluate([(l, m) for l, m in enumerate(members)]) if n_st else (np.zeros(0), None)
+    cur = [float(v) for v in cur_v]
+    share = [cur_D[l] for l in range(n_st)]
+
+    def moves(d, vals):
+        """Best improving move of d from its scored candidates, or None."""
+        l0 = where.get(d)
+        v_out = vals.get((d, None), 0.0)
+        best_gain, best_move = 1e-12 * (1.0 + abs(sum(cur))), None
+        if l0 is not None and cur[l0] - v_out > best_gain:
+            best_gain, best_move = cur[l0] - v_out, (None, np.inf, None)
+        for l in range(n_st):
+            if l == l0 or (d, l) not in vals:
+                continue
+            v_in = vals[(d, l)]
+            gain = cur[l] - v_in + ((cur[l0] - v_out) if l0 is not None else 0.0)
+            if gain > best_gain:
+                best_gain, best_move = gain, (l, v_in, (d, l))
+        return best_move
+
     for _ in range(passes):
         improved = False
-        for d in devs:
-            d = int(d)
-            l0 = where.get(d)
-            v_out = value(l0, members[l0] - {d}) if l0 is not None else 0.0
-            best_gain, best_move = 1e-12 * (1.0 + abs(sum(cur))), None
-            if l0 is not None and cur[l0] - v_out > best_gain:
-                best_gain, best_move = cur[l0] - v_out, (None, np.inf)
-            for l in range(len(members)):
-                if l == l0 or not use_r[ranges[l], d]:
+        i = 0
+        order = [int(d) for d in devs]
+        while i < len(order):
+            keys, rows = [], []
+            for d in order[i:]:
+                l0 = where.get(d)
+                if l0 is not None:
+                    if idle[d] > 0 or share[l0][d] > 0:
+                        keys.append((d, None))
+                        rows.append((l0, members[l0] - {d}))
+                for l in range(n_st):
+                    if l != l0 and use_r[ranges[l], d]:
+                        keys.append((d, l))
+                        rows.append((l, members[l] | {d}))
+            if rows:
+                vals_arr, D_arr = evaluate(rows)
+            else:
+                vals_arr, D_arr = np.zeros(0), np.zeros((0, M))
+            vals = {k: float(v) for k, v in zip(keys, vals_arr)}
+            at = {k: j for j, k in enumerate(keys)}
+            moved = False
+            for pos in range(i, len(order)):
+                d = order[pos]
+                l0 = where.get(d)
+                if l0 is not None and (d, None) not in vals:
+                    vals[(d, None)] = cur[l0]  # an empty, idle-free device: dropping it changes nothing
+                move = moves(d, vals)
+                if move is None:
                     continue
-                v_in = value(l, members[l] | {d})
-                gain = cur[l] - v_in + ((cur[l0] - v_out) if l0 is not None else 0.0)
-                if gain > best_gain:
-                    best_gain, best_move = gain, (l, v_in)
-            if best_move is None:
-                continue
-            improved = True
-            if l0 is not None:
-                members[l0].discard(d)
-                cur[l0] = v_out
-                del where[d]
-            l, v_in = best_move
-            if l is not None:
-                members[l].add(d)
-                cur[l] = v_in
-                where[d] = l
+                improved = moved = True
+                l, v_in, key = move
+                if l0 is not None:
+                    members[l0].discard(d)
+                    cur[l0] = vals[(d, None)]
+                    share[l0] = D_arr[at[(d, None)]] if (d, None) in at else share[l0]
+                    del where[d]
+                if l is not None:
+                    members[l].add(d)
+                    cur[l] = v_in
+                    share[l] = D_arr[at[key]]
+                    where[d] = l
+                i = pos + 1
+                break
+            if not moved:
+                i = len(order)
         if not improved:
             break
     return [(s, e, sorted(m)) for (s, e, _), m in zip(plan, members)]
@@ -558,7 +830,7 @@ def _heuristic(tau_r, eps_r, cap_r, use_r, idle, devs, B, w_time, w_energy, L, N
     for name, units in starts:
         agg = _aggregate(units, tau_r, eps_r, cap_r, use_r, idle)
         V = _stage_values(*agg, B, w_time, w_energy)
-        _, chosen = _dp(V, N, min(L, len(units)), len(units), ridx)
+        _, chosen = _bounded_dp(V, N, min(L, len(units)), len(units), ridx)
         if not chosen:
             continue
         plan = []
@@ -626,15 +898,20 @@ def solve(tau, eps, cap, batch_size, w_time, w_energy, max_stages, idle_w=None, 
 
     if devs.size <= EXACT_MAX_DEVICES:
         sub = (tau_r[:, devs], eps_r[:, devs], cap_r[:, devs], use_r[:, devs], idle[devs])
-        V = _stage_values(*sub, B, w_time, w_energy)
-        value, chosen = _dp(V, N, L, devs.size, ridx)
+        found = _relaxed_path(*sub, B, w_time, w_energy, N, L, ridx)
+        how = "one LP per range: the relaxed cover is disjoint"
+        if found is None:
+            V = _stage_values(*sub, B, w_time, w_energy)
+            found = _bounded_dp(V, N, L, devs.size, ridx)
+            how = "subset tables, bounded DP"
+        value, chosen = found
         if not chosen:
             raise ValueError(
                 f"solve: no feasible placement: the memory caps of the allowed devices cannot hold "
                 f"batch_size {B} in any split of the {N} blocks into at most {max_stages} stages")
         plan = [(s, e, [int(devs[b]) for b in range(devs.size) if S >> b & 1]) for s, e, S in chosen]
         certified = True
-        method = f"exact subset DP over {devs.size} usable device{'s' if devs.size != 1 else ''}"
+        method = f"exact subset DP over {devs.size} usable device{'s' if devs.size != 1 else ''} ({how})"
     else:
         plan, method = _heuristic(tau_r, eps_r, cap_r, use_r, idle, devs, B, w_time, w_energy, L, N, ridx)
         certified = False
