@@ -40,29 +40,31 @@ def compute_time(D, W, sigma, f, u):
     return D * W * sigma / (f * u)
 
 
-def comm_time(D, O, B):
-    """t_comm,i = |D_i| O_l / B_i, eq. (3)."""
-    return D * O / B
-
-
 def compute_energy(D, W, sigma, eta, f, u):
     """E_comp,i = eta_i sigma_i |D_i| W_l (f_i u_i)^2, eq. (7)."""
     return eta * sigma * D * W * (f * u) ** 2
 
 
-def device_terms(D, W, O, f, u, B, sigma, eta, gamma_g, gamma_h) -> dict:
+def device_rates(f, u, B, cluster) -> dict:
+    """Per-sample coefficients of (1)-(3), (7), (8) that depend on the device state only.
+
+    t_comp = D W a_comp, t_comm = D O a_comm, E_comp = D W e_comp, E_heat = g t_comp + h t_comm.
+    Folding them once per state keeps the per-placement work to a few array operations.
+    """
+    fu = f * u
+    g, h = heat_powers(f, cluster.gamma_g, cluster.gamma_h)
+    return {"a_comp": cluster.sigma / fu, "a_comm": 1.0 / B, "e_comp": cluster.eta * cluster.sigma * fu ** 2,
+            "g": g, "h": h}
+
+
+def device_terms(D, W, O, rates) -> dict:
     """Per-device time and energy, eqs. (1)-(4), (7), (8). Idle devices (D = 0) give zeros."""
-    t_comp = compute_time(D, W, sigma, f, u)
-    t_comm = comm_time(D, O, B)
-    g, h = heat_powers(f, gamma_g, gamma_h)
+    DW = D * W
+    t_comp = DW * rates["a_comp"]  # (1)(2)
+    t_comm = D * O * rates["a_comm"]  # (3)
     return {"t_comp": t_comp, "t_comm": t_comm, "t": t_comp + t_comm,  # (4)
-            "e_comp": compute_energy(D, W, sigma, eta, f, u), "e_heat": g * t_comp + h * t_comm}
-
-
-def stage_max(t_dev, stage_of, n_stages: int):
-    """t_l = max over devices of stage l of t_i, eq. (5); shape (..., n_stages)."""
-    onehot = stage_of[..., None] == np.arange(n_stages)
-    return np.where(onehot, t_dev[..., None], 0.0).max(axis=-2)
+            "e_comp": DW * rates["e_comp"],  # (7)
+            "e_heat": rates["g"] * t_comp + rates["h"] * t_comm}  # (8)
 
 
 def iteration_cost(D, W, O, stage_of, n_stages: int, f, u, B, cluster, weights: CostWeights) -> dict:
@@ -70,16 +72,21 @@ def iteration_cost(D, W, O, stage_of, n_stages: int, f, u, B, cluster, weights: 
 
     D, W, O, stage_of: (..., M) samples, stage FLOPs per sample, stage output bytes
     per sample (comm_factor included) and stage index (-1 idle) of each device.
+    Waiting time = sum over stages of (devices in the stage x t_l) - sum of device times.
     """
-    dev = device_terms(D, W, O, f, u, B, cluster.sigma, cluster.eta, cluster.gamma_g, cluster.gamma_h)
-    t_stage = stage_max(dev["t"], stage_of, n_stages)
+    dev = device_terms(D, W, O, device_rates(f, u, B, cluster))
+    t = dev["t"]
+    t_stage = np.empty(t.shape[:-1] + (n_stages,))
+    count = np.empty_like(t_stage)
+    for l in range(n_stages):  # (5): the slowest device of each stage
+        member = stage_of == l
+        t_stage[..., l] = np.where(member, t, 0.0).max(axis=-1)
+        count[..., l] = member.sum(axis=-1)
     T = t_stage.sum(axis=-1)  # (6)
     e_comp = dev["e_comp"].sum(axis=-1)
     e_heat = dev["e_heat"].sum(axis=-1)
     E = e_comp + e_heat  # (9)
-    busy = stage_of >= 0
-    t_of_stage = np.take_along_axis(t_stage, np.maximum(stage_of, 0), axis=-1)
-    waiting = np.where(busy, t_of_stage - dev["t"], 0.0).sum(axis=-1)
+    waiting = (count * t_stage).sum(axis=-1) - t.sum(axis=-1)
     cost = weights.alpha * E / weights.e_ref + (1.0 - weights.alpha) * T / weights.t_ref  # (10)
     return {"time_s": T, "energy_j": E, "energy_comp_j": e_comp, "energy_heat_j": e_heat,
             "energy_idle_j": np.zeros_like(E), "waiting_s": waiting, "cost": cost, "reward": -cost,  # (17)
