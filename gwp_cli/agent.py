@@ -150,6 +150,10 @@ def _save(model, venv_norm, out: Path, meta: dict) -> None:
                 reward_rms={"mean": float(np.asarray(rms.mean)), "var": float(np.asarray(rms.var)),
                             "count": float(rms.count)})
     write_json_atomic(meta, sidecar_path(out))
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (out, sidecar_path(out)):  # mkstemp files are private; give them the usual mode
+        os.chmod(path, 0o666 & ~umask)
 
 
 def train_agent(config: dict, steps: int | None = None, seed: int | None = None, out="results/agents/gwp.zip",

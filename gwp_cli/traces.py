@@ -157,6 +157,17 @@ class BandwidthReplay:
         return max(float(end - t0), 0.0)
 
 
+def kind_files(tcfg: dict, root: Path, kind: str) -> list[Path]:
+    """The trace files a device of this kind draws from: its subfolders, then the train / eval half."""
+    files = []
+    for sub in tcfg["subdirs"][kind]:
+        if not (root / sub).is_dir():
+            raise GwpError(root / sub, f"traces.subdirs.{kind}", "folder does not exist under the trace root",
+                           "point --traces / GWP_TRACES at the 5G dataset root (the folder holding Download/)")
+        files += trace_files(root / sub)
+    return split_files(files, tcfg["use"])
+
+
 def build_replay(config: dict, device_kinds: list[str], rng: np.random.Generator, root: Path | None) -> BandwidthReplay:
     """Assign every device a trace (a real file from its kind's subfolders, or the fitted model) and an offset."""
     tcfg = config["traces"]
@@ -168,13 +179,7 @@ def build_replay(config: dict, device_kinds: list[str], rng: np.random.Generator
             series.append(synthetic_series(rng, horizon, m["log_mean"], m["log_std"], m["rho"], m["outage"]))
             sources.append(f"model:{kind}")
             continue
-        files = []
-        for sub in tcfg["subdirs"][kind]:
-            if not (root / sub).is_dir():
-                raise GwpError(root / sub, f"traces.subdirs.{kind}", "folder does not exist under the trace root",
-                               "point --traces / GWP_TRACES at the 5G dataset root (the folder holding Download/)")
-            files += trace_files(root / sub)
-        files = split_files(files, tcfg["use"])
+        files = kind_files(tcfg, root, kind)
         path = files[int(rng.integers(len(files)))]
         values, _ = read_trace(path, tcfg["column"])
         series.append(values)

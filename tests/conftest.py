@@ -68,5 +68,14 @@ def tiny_profile(tmp_path):
     return path
 
 
+def one_line_error(result, *words):
+    """A CLI result that failed with exit 2 and one line holding every word, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
 def pytest_report_header(config):
     return f"traces for tests: {SHARED_TRACES} ({'present' if SHARED_TRACES.is_dir() else 'absent'})"

@@ -16,12 +16,13 @@ from gwp_cli.config import load_config
 from gwp_cli.costmodel import evaluate_paper, per_sample_coefficients
 import itertools
 
-from gwp_cli.env import ENV_ID, GreenPlacementEnv, GreenPlacementVecEnv, integer_split, lp_split, round_split
+from gwp_cli.env import ENV_ID, GreenPlacementEnv, GreenPlacementVecEnv
+from gwp_cli.solver import integer_split, lp_split, round_split
 from gwp_cli.placement import validate_placement
 from gwp_cli.scenario import build_scenario
 from gwp_cli.solver import split_samples, stage_objective
 
-from .conftest import SHARED_TRACES
+from .conftest import SHARED_TRACES, one_line_error
 
 SMALL_AGENT = {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "episode_iterations": 32}
 
@@ -186,14 +187,6 @@ def trained(tmp_path_factory):
                                        "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     return cfg, out
-
-
-def one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_train_writes_agent_sidecar_and_log(trained):

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from gwp_cli.cli import main
 
-from .conftest import tiny_cluster_config
+from .conftest import one_line_error, tiny_cluster_config
 
 GOOD_STATE = {"f_hz": [2e9, 2e9, 1e9], "u": [1.0, 1.0, 1.0], "bandwidth_Bps": [1e6, 1e6, 1e6]}
 GOOD_PLACEMENT = {"stages": [[0, 2]], "devices": [[0, 1]], "samples": [[4, 4]]}
@@ -24,14 +24,6 @@ def run_evaluate(tmp_path, placement=GOOD_PLACEMENT, state=GOOD_STATE, config=No
                        "1,b,1000,10,100,1000\n2,c,1000,10,100,6000000\n")
     return CliRunner().invoke(main, ["evaluate", "--config", str(cfg), "--placement", str(p), "--state", str(s),
                                      "--profile", str(profile), *extra])
-
-
-def one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_good_input_runs(tmp_path):
