@@ -157,6 +157,8 @@ def validate(config: dict) -> None:
 def config_hash(config: dict) -> str:
     """Short hash of the resolved config (without its source path)."""
     clean = {k: v for k, v in config.items() if not k.startswith("_")}
+    if isinstance(clean.get("cluster", {}).get("classes"), dict):  # class order is device order: keep it
+        clean["cluster"] = dict(clean["cluster"], classes=list(clean["cluster"]["classes"].items()))
     text = json.dumps(clean, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
