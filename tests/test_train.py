@@ -17,10 +17,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from gwp_cli.config import load_config
-
 from gwp_cli import data as gwp_data
 from gwp_cli.cli import main
+from gwp_cli.config import load_config
 
 FMNIST_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                 "t10k-labels-idx1-ubyte")
