@@ -40,7 +40,7 @@ ALL_BASELINES = ["random", "static", "rule", "heuristic", "myopic"]
 ALWAYS = ["gwp", "oracle"]
 SWITCHES = ("trace_time", "idle_power", "migration", "aggregation")
 SUMMARY_COLUMNS = ["policy", "dataset", "mode", "seed", "jct_s", "energy_j", "energy_comp_j", "energy_heat_j",
-                   "energy_idle_j", "waiting_s", "mean_cost", "mean_bound", "iterations", "k_source", "k_assumed",
+                   "energy_idle_j", "waiting_s", "mean_cost", "mean_bound", "iterations", "k_source", "k_assumed", "k_note",
                    "bandwidth", "config_hash", "cell"]
 SWEEP_KINDS = ("width", "stages", "workload")
 SWEEP_COLUMNS = ["kind", "value", "policy", "dataset", "mode", "seed", "iterations", "time_s", "waiting_s",
@@ -56,8 +56,9 @@ CELL_FORMAT = 1
 
 def parse_policies(baseline: str) -> list[str]:
     """``all`` or a comma list of SPEC §8 names; gwp and oracle are always added. Ordered as POLICY_ORDER."""
-    from .policies import POLICY_NAMES
+    from .policies import POLICY_NAMES, load_plugins
 
+    load_plugins()
     text = (baseline or "all").strip()
     names = ALL_BASELINES if text == "all" else [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in POLICY_NAMES]
@@ -65,7 +66,8 @@ def parse_policies(baseline: str) -> list[str]:
         raise GwpError("--baseline", "", f"unknown policy {unknown[0] if unknown else text!r}",
                        f"use all or a comma list of {', '.join(POLICY_NAMES)}")
     chosen = set(names) | set(ALWAYS)
-    return [p for p in POLICY_ORDER if p in chosen]
+    custom = [n for n in names if n not in POLICY_ORDER]  # registered by the user: kept, after ours
+    return [p for p in POLICY_ORDER if p in chosen] + custom
 
 
 def parse_int_list(text, option: str) -> list[int]:
@@ -346,7 +348,7 @@ def summarize_cell(cell: Cell, k: JobLength, bandwidth: str, results: Path) -> d
             "energy_idle_j": float(table["energy_idle_j"].sum()), "waiting_s": float(table["waiting_s"].sum()),
             "mean_cost": float(table["cost"].mean()),
             "mean_bound": float(table["bound"].mean()) if "bound" in table.columns else float("nan"),
-            "iterations": int(len(table)), "k_source": k.source, "k_assumed": bool(k.assumed),
+            "iterations": int(len(table)), "k_source": k.source, "k_assumed": bool(k.assumed), "k_note": k.note,
             "bandwidth": bandwidth, "config_hash": str(table["config_hash"].iloc[0]),
             "cell": str(cell.out.relative_to(results / "compare"))}
 

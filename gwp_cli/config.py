@@ -62,7 +62,9 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
         base = data.get("extends")
         if not base:
             break
-        current = (current.parent / base)
+        current = current.parent / base
+        if not current.is_file() and (EXPERIMENTS_DIR / base).is_file():  # a name of gwp's own configs
+            current = EXPERIMENTS_DIR / base
         if current.resolve() in seen:
             raise GwpError(path, "extends", "config extends itself in a loop", "remove the cycle")
     config = {} if path.resolve() == DEFAULT_CONFIG.resolve() else _read_yaml(DEFAULT_CONFIG)

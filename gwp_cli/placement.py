@@ -36,17 +36,17 @@ class Placement:
     @classmethod
     def from_json(cls, obj, source="placement") -> "Placement":
         if not isinstance(obj, dict):
-            raise GwpError(source, "", "must be a JSON object with stages, devices and samples", "see SPEC §3")
+            raise GwpError(source, "", "must be a JSON object with stages, devices and samples", "see docs/formats.md")
         for key in ("stages", "devices", "samples"):
             if not isinstance(obj.get(key), list):
-                raise GwpError(source, key, "is missing or not a list", "see SPEC §3 for the placement format")
+                raise GwpError(source, key, "is missing or not a list", "see docs/formats.md for the placement format")
         try:
             stages = [(int(s), int(e)) for s, e in obj["stages"]]
             devices = [[int(i) for i in d] for d in obj["devices"]]
             samples = [[int(n) for n in d] for d in obj["samples"]]
         except (TypeError, ValueError):
             raise GwpError(source, "stages", "holds a value that is not an integer pair / list of integers",
-                           "see SPEC §3") from None
+                           "see docs/formats.md") from None
         return cls.build(stages, devices, samples)
 
     def device_stage(self, n_devices: int) -> np.ndarray:
@@ -103,7 +103,7 @@ def validate_placement(placement: Placement, workload, cluster, max_stages: int 
         raise GwpError(source, "stages", f"has {placement.n_stages} stages, more than max_stages = {max_stages}",
                        "merge stages or raise cost.max_stages")
     if not (len(placement.devices) == len(placement.samples) == placement.n_stages):
-        raise GwpError(source, "devices", "and samples must have one entry per stage", "see SPEC §3")
+        raise GwpError(source, "devices", "and samples must have one entry per stage", "see docs/formats.md")
     expected = 0
     for l, (s, e) in enumerate(placement.stages):
         if s != expected or e < s:
@@ -118,7 +118,7 @@ def validate_placement(placement: Placement, workload, cluster, max_stages: int 
         if not devs:
             raise GwpError(source, f"devices[{l}]", "is empty", "give every stage at least one device")
         if len(devs) != len(counts):
-            raise GwpError(source, f"samples[{l}]", "must have one count per device of the stage", "see SPEC §3")
+            raise GwpError(source, f"samples[{l}]", "must have one count per device of the stage", "see docs/formats.md")
         for i in devs:
             if not 0 <= i < m:
                 raise GwpError(source, f"devices[{l}]", f"names device {i}, but the cluster has {m} (0..{m - 1})",

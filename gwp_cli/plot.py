@@ -225,7 +225,7 @@ def summary_markdown(results: Path, train_dir: Path) -> str:
 
     out.append("## Every policy (mean over seeds; ± is the standard deviation)")
     out.append("")
-    out.append("| dataset | policy | K | job completion (s) | energy (J) | compute (J) | heat (J) | waiting (s) | mean cost |")
+    out.append("| dataset | policy | K | job completion (s) | energy (J) | compute (J) | heat (J) | waiting (device-s) | mean cost |")
     out.append("|---|---|---|---|---|---|---|---|---|")
     for (dataset, mode), part in summary.groupby(["dataset", "mode"], sort=False):
         for policy in _order(part["policy"].unique()):
@@ -268,7 +268,8 @@ def summary_markdown(results: Path, train_dir: Path) -> str:
         assumed = str(row["k_assumed"]).lower() in ("true", "1")
         out.append(f"- K for {DATASET_LABEL.get(dataset, dataset)}: {int(row['iterations'])} iterations, "
                    + (f"**assumed** ({row['k_source']}), not measured by a training run" if assumed
-                      else f"measured from the training log {row['k_source']}"))
+                      else f"from the training log {row['k_source']}"
+                      + (f" ({row['k_note']})" if "k_note" in row and isinstance(row["k_note"], str) else "")))
     for bw in summary["bandwidth"].astype(str).unique():
         if bw.startswith("fitted"):
             out.append("- Bandwidth: **no trace root was given**, so it came from the log-normal model fitted to the "
@@ -480,7 +481,7 @@ def fig5b(plt, compare: Path):
     _log_if_wide(ax, agg["waiting_s"])
     ax.set_xticks(sorted(agg["n_stages"].unique()))
     ax.set_xlabel("number of layers (pipeline stages L) in the placement")
-    ax.set_ylabel("waiting time per iteration (s)")
+    ax.set_ylabel("waiting per iteration (device-s, summed over devices)")
     ax.set_title(f"Fig. 5b: waiting time vs layers ({_dataset_of(table)})", pad=4)
     _legend_below(ax, ncol=2)
     return fig

@@ -17,7 +17,7 @@ from .scenario import Scenario, build_scenario
 TRAIN_SIZE = {"fashion-mnist": 60000, "cifar100": 50000}
 ROW_COLUMNS = ["iteration", "epoch", "sim_time_s", "time_s", "energy_j", "energy_comp_j", "energy_heat_j",
                "energy_idle_j", "waiting_s", "cost", "n_stages", "placement", "policy", "seed", "dataset", "mode",
-               "config_hash"]
+               "config_hash", "bandwidth_source"]
 
 
 def iterations_per_epoch(config: dict, dataset: str) -> int:
@@ -35,6 +35,7 @@ class Simulator:
         self.policy = policy
         self.iterations_per_epoch = iterations_per_epoch(scenario.config, scenario.dataset)
         self.hash = config_hash(scenario.config)
+        self.bandwidth_source = "5g-traces" if scenario.trace_root is not None else "fitted-model"
         seed = scenario.seed if policy_seed is None else policy_seed
         policy.reset(scenario, np.random.default_rng([seed, 1]))
         self.k = 0
@@ -71,6 +72,7 @@ class Simulator:
                                                         "energy_idle_j", "waiting_s", "cost")},
                "n_stages": placement.n_stages, "placement": placement.dumps(), "policy": self.policy.name,
                "seed": sc.seed, "dataset": sc.dataset, "mode": sc.mode, "config_hash": self.hash,
+               "bandwidth_source": self.bandwidth_source,
                **self.policy.extra_columns()}
         if loss is not None:
             row["loss"] = float(loss)

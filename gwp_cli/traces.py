@@ -57,7 +57,9 @@ def read_trace(path, column: str = "DL_bitrate") -> tuple[np.ndarray, int]:
 
 def trace_files(directory) -> list[Path]:
     directory = Path(directory)
-    files = sorted(directory.rglob("*.csv")) if directory.is_dir() else []
+    if not directory.is_dir():
+        raise GwpError(directory, "", "is not a folder", "give the folder that holds the trace CSVs")
+    files = sorted(directory.rglob("*.csv"))
     if not files:
         raise GwpError(directory, "", "holds no trace CSV files",
                        "point --traces / GWP_TRACES at the 5G dataset root (the folder holding Download/)")

@@ -6,9 +6,38 @@ from pathlib import Path
 import pytest
 import yaml
 
-# the real 5G copy beside the checkout (../shared), or wherever GWP_TEST_TRACES says
-SHARED_TRACES = Path(os.environ.get("GWP_TEST_TRACES")
+# the real 5G copy: GWP_TEST_TRACES, else GWP_TRACES, else ../shared beside the checkout (as in CI)
+SHARED_TRACES = Path(os.environ.get("GWP_TEST_TRACES") or os.environ.get("GWP_TRACES")
                      or Path(__file__).resolve().parents[2] / "shared" / "data" / "5g-raca2020")
+TRACE_HEADER = ("Timestamp,Longitude,Latitude,Speed,Operatorname,CellID,NetworkMode,RSRP,RSRQ,SNR,CQI,RSSI,"
+                "DL_bitrate,UL_bitrate,State,PINGAVG\n")
+
+
+def write_trace_root(root: Path, seconds: int = 120) -> Path:
+    """A small dataset in the real archive's layout and columns (two files per folder)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    for kind, median in (("Driving", 9000), ("Static", 24000)):
+        folder = root / "Download" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(2):
+            rows = []
+            for t in range(seconds):
+                idle = rng.random() < 0.05
+                kbps = 0 if idle else int(median * np.exp(rng.normal(0, 0.8)))
+                rows.append(f"2020.01.01_10.00.{t:02d},-8.39,51.88,0,B,11,5G,-100,-12,5.0,12,-80,{kbps},50,"
+                            f"{'I' if idle else 'D'},-\n")
+            (folder / f"B_2020.01.0{n + 1}_10.00.00.csv").write_text(TRACE_HEADER + "".join(rows))
+    return root
+
+
+@pytest.fixture(scope="session")
+def trace_root(tmp_path_factory) -> Path:
+    """The real 5G copy where there is one, else a small copy in its layout written for the tests."""
+    if (SHARED_TRACES / "Download").is_dir():
+        return SHARED_TRACES
+    return write_trace_root(tmp_path_factory.mktemp("traces"))
 
 
 @pytest.fixture(autouse=True)
@@ -78,4 +107,5 @@ def one_line_error(result, *words):
 
 
 def pytest_report_header(config):
-    return f"traces for tests: {SHARED_TRACES} ({'present' if SHARED_TRACES.is_dir() else 'absent'})"
+    state = 'present' if (SHARED_TRACES / 'Download').is_dir() else 'absent: the tests write a small copy in its layout'
+    return f"real 5G traces for tests: {SHARED_TRACES} ({state})"

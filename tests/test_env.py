@@ -22,7 +22,7 @@ from gwp_cli.placement import validate_placement
 from gwp_cli.scenario import build_scenario
 from gwp_cli.solver import split_samples, stage_objective
 
-from .conftest import SHARED_TRACES, one_line_error
+from .conftest import one_line_error
 
 SMALL_AGENT = {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "episode_iterations": 32}
 
@@ -45,9 +45,8 @@ def test_registered_and_passes_the_env_checker():
     assert isinstance(made.unwrapped, GreenPlacementEnv)
 
 
-@pytest.mark.skipif(not SHARED_TRACES.is_dir(), reason="real 5G traces absent")
-def test_env_checker_on_real_traces():
-    check_env(GreenPlacementEnv(small_config(), traces=str(SHARED_TRACES)), skip_render_check=True)
+def test_env_checker_on_real_traces(trace_root):
+    check_env(GreenPlacementEnv(small_config(), traces=str(trace_root)), skip_render_check=True)
 
 
 def run_random_actions(env, n, seed):

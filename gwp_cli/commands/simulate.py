@@ -20,6 +20,9 @@ def simulate(config_path, policy, agent, iterations, seed, dataset, traces, out)
     """Run one policy on the simulated cluster and write one row per iteration."""
     config = load_config(config_path)
     simulator = build_simulator(config, policy, seed, traces, agent, dataset)
+    if simulator.scenario.trace_root is None:
+        click.echo("gwp simulate: no trace root (--traces / GWP_TRACES): bandwidth from the model fitted to the "
+                   "real 5G traces", err=True)
     table = run_simulation(simulator, iterations or int(config["job"]["iterations"]))
     write_csv_atomic(table, out)
     click.echo(f"wrote {out}: {len(table)} iterations, job time {table.time_s.sum():.2f} s, "
