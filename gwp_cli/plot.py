@@ -573,13 +573,22 @@ def fig6a(plt, compare: Path):
     return fig
 
 
-def fig6b(plt, compare: Path):
+def _per_dataset_panels(plt, compare: Path, label: str, sharey: bool):
+    """(summary, cells, panels, fig, axes) for a figure with a panel per dataset and mode; a
+    placeholder figure instead when there is no compare output."""
     summary = _summary(compare)
     if summary is None:
-        return _missing(plt, "Fig. 6b", "no compare/summary.csv:\nrun `gwp compare`")
-    cells = _cells(compare, summary)
+        return _missing(plt, label, "no compare/summary.csv:\nrun `gwp compare`")
     panels = _panels(summary)
-    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH_FULL, HEIGHT + 0.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH_FULL, HEIGHT + 0.4), squeeze=False, sharey=sharey)
+    return summary, _cells(compare, summary), panels, fig, axes
+
+
+def fig6b(plt, compare: Path):
+    made = _per_dataset_panels(plt, compare, "Fig. 6b", sharey=True)
+    if not isinstance(made, tuple):
+        return made
+    summary, cells, panels, fig, axes = made
     values = []
     n = max(len(t) for ts in cells.values() for t in ts) if cells else 1
     window = max(1, n // 30)  # one window for every panel, so the label holds for all
@@ -610,12 +619,10 @@ def fig6b(plt, compare: Path):
 
 
 def fig6c(plt, compare: Path):
-    summary = _summary(compare)
-    if summary is None:
-        return _missing(plt, "Fig. 6c", "no compare/summary.csv:\nrun `gwp compare`")
-    cells = _cells(compare, summary)
-    panels = _panels(summary)
-    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH_FULL, HEIGHT + 0.4), squeeze=False)
+    made = _per_dataset_panels(plt, compare, "Fig. 6c", sharey=False)
+    if not isinstance(made, tuple):
+        return made
+    summary, cells, panels, fig, axes = made
     ediv, eunit = energy_unit(summary.groupby(["policy", "dataset", "mode"])["energy_j"].mean().max())
     for ax, (dataset, mode) in zip(axes[0], panels):
         ends = []

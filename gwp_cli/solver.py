@@ -98,18 +98,22 @@ class Solution:
 # one stage
 
 
+def _stage_vectors(caller: str, idle_w=None, **arrays):
+    """The named 1-D float arrays of one stage, then idle_w (zeros when None); all of one length."""
+    out = [np.asarray(a, dtype=float).ravel() for a in arrays.values()]
+    out.append(np.zeros_like(out[0]) if idle_w is None else np.asarray(idle_w, dtype=float).ravel())
+    if len({a.shape for a in out}) != 1:
+        raise ValueError(f"{caller}: {', '.join(arrays)} and idle_w must have the same length")
+    return out
+
+
 def stage_objective(D, tau_i, eps_i, w_time, w_energy, idle_w=None) -> float:
     """Cost of one stage whose devices take ``D`` samples each.
 
     Every device passed is a member of the stage: one with D = 0 still draws
     idle power for the whole stage time t = max D_i tau_i.
     """
-    D = np.asarray(D, dtype=float).ravel()
-    tau = np.asarray(tau_i, dtype=float).ravel()
-    eps = np.asarray(eps_i, dtype=float).ravel()
-    idle = np.zeros_like(D) if idle_w is None else np.asarray(idle_w, dtype=float).ravel()
-    if not (D.shape == tau.shape == eps.shape == idle.shape):
-        raise ValueError("stage_objective: D, tau_i, eps_i and idle_w must have the same length")
+    D, tau, eps, idle = _stage_vectors("stage_objective", D=D, tau_i=tau_i, eps_i=eps_i, idle_w=idle_w)
     if D.size == 0:
         return 0.0
     on = D > 0
@@ -154,12 +158,7 @@ def split_samples(tau_i, eps_i, cap_i, batch_size, w_time, w_energy, idle_w=None
     a member.  Devices with cap 0 or an infinite tau get nothing.  Raises
     ValueError if the caps cannot hold the batch.
     """
-    tau = np.asarray(tau_i, dtype=float).ravel()
-    eps = np.asarray(eps_i, dtype=float).ravel()
-    cap = np.asarray(cap_i, dtype=float).ravel()
-    idle = np.zeros_like(tau) if idle_w is None else np.asarray(idle_w, dtype=float).ravel()
-    if not (tau.shape == eps.shape == cap.shape == idle.shape):
-        raise ValueError("split_samples: tau_i, eps_i, cap_i and idle_w must have the same length")
+    tau, eps, cap, idle = _stage_vectors("split_samples", tau_i=tau_i, eps_i=eps_i, cap_i=cap_i, idle_w=idle_w)
     B = float(batch_size)
     if not B > 0:
         raise ValueError(f"split_samples: batch_size must be positive, got {batch_size}")
