@@ -1,6 +1,7 @@
 """The `gwp` command: a thin Click layer over the library (one module per command)."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -21,6 +22,15 @@ class GwpGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("gwp: interrupted; completed results were kept, rerun to resume", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # input no check caught: still one line; GWP_DEBUG=1 shows the traceback
+            if os.environ.get("GWP_DEBUG"):
+                raise
+            text = " ".join(str(exc).split())[:300]
+            click.echo(f"gwp: error: {exc.__class__.__name__}: {text}; check the inputs named above "
+                       f"(GWP_DEBUG=1 shows where it failed)", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=GwpGroup)

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import GwpError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -14,10 +16,26 @@ def _umask() -> int:
 
 
 def write_bytes_atomic(data: bytes, path) -> Path:
-    """Write to a temporary file beside ``path``, then rename it into place."""
+    """Write to a temporary file beside ``path``, then rename it into place.
+
+    A symbolic link is written through (its target is replaced); a device, FIFO or folder
+    at ``path`` is refused rather than replaced.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file():
+        raise GwpError(path, "", "exists and is not a regular file", "choose another output path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GwpError(path.parent, "", f"cannot be created as a folder ({exc.strerror or exc})",
+                       "choose an output path in a writable folder") from None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise GwpError(path.parent, "", f"cannot be written ({exc.strerror or exc})",
+                       "choose an output path in a writable folder") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

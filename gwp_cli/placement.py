@@ -40,13 +40,21 @@ class Placement:
         for key in ("stages", "devices", "samples"):
             if not isinstance(obj.get(key), list):
                 raise GwpError(source, key, "is missing or not a list", "see docs/formats.md for the placement format")
-        try:
-            stages = [(int(s), int(e)) for s, e in obj["stages"]]
-            devices = [[int(i) for i in d] for d in obj["devices"]]
-            samples = [[int(n) for n in d] for d in obj["samples"]]
-        except (TypeError, ValueError):
-            raise GwpError(source, "stages", "holds a value that is not an integer pair / list of integers",
-                           "see docs/formats.md") from None
+        def whole(key, value):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise GwpError(source, key, f"holds {value!r}, not a whole number", "see docs/formats.md")
+            return value
+
+        def rows(key, pairs=False):
+            out = []
+            for row in obj[key]:
+                if not isinstance(row, list) or (pairs and len(row) != 2):
+                    raise GwpError(source, key, f"holds {row!r}, not a list{' [start, end]' if pairs else ''}",
+                                   "see docs/formats.md")
+                out.append([whole(key, v) for v in row])
+            return out
+
+        stages, devices, samples = rows("stages", pairs=True), rows("devices"), rows("samples")
         return cls.build(stages, devices, samples)
 
     def device_stage(self, n_devices: int) -> np.ndarray:

@@ -416,13 +416,17 @@ def train(config: dict, out, options: TrainOptions | None = None, resume: bool =
     if options.until_loss is not None and not options.until_loss > 0:
         raise GwpError("--until-loss", "", f"must be > 0, got {options.until_loss}", "give a positive loss")
 
+    if int(config["cluster"]["batch_size"]) < 2:
+        raise GwpError(config.get("_source", "config"), "cluster.batch_size",
+                       "must be at least 2 to train MobileNetV2 (BatchNorm needs two samples)", "set batch_size >= 2")
     dataset = options.dataset or config["dataset"]
     data = load_dataset(dataset, options.data_dir, options.download)
     echo(f"gwp train: data: {data.source.describe()}")
     train_set = _subset(data.train, options.limit_train)
     test_set = _subset(data.test, options.limit_test)
     batch_size = int(config["cluster"]["batch_size"])
-    per_epoch = math.ceil(len(train_set) / batch_size)
+    per_epoch = len(train_set) // batch_size if len(train_set) % batch_size == 1 else \
+        math.ceil(len(train_set) / batch_size)
 
     cfg = resolve(config, options, per_epoch)
     seed, epochs = cfg["seed"], cfg["train"]["epochs"]
@@ -501,8 +505,10 @@ def train(config: dict, out, options: TrainOptions | None = None, resume: bool =
                 state["epoch_loss_sum"], state["epoch_loss_n"] = 0.0, 0
             else:  # resumed mid-epoch: replay this epoch's permutation, skip what was trained
                 generator.set_state(state["epoch_gen_state"])
+            # BatchNorm cannot train on one sample: a trailing one-sample batch is left out
             loader = DataLoader(train_set, batch_size=batch_size, num_workers=0, generator=generator,
-                                sampler=EpochSampler(len(train_set), generator, state["batch"] * batch_size))
+                                sampler=EpochSampler(len(train_set), generator, state["batch"] * batch_size),
+                                drop_last=len(train_set) % batch_size == 1)
             started = time.perf_counter()
             stopped_early = None
             for x, y in loader:

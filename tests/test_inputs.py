@@ -82,3 +82,52 @@ def test_malformed_json_and_yaml(tmp_path):
                                        str(tmp_path / "o.csv")])
     one_line_error(result, "bad.yaml", "not valid YAML")
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("extra,words", [
+    ("cluster: hello\n", ["cluster", "must be a mapping"]),
+    ("cosst: {alpha: 2}\n", ["cosst", "not a known section"]),
+    ("cost: {alpah: 0.9}\n", ["cost.alpah", "not a known key"]),
+    ("job: {iterations_per_epoch: 0}\n", ["job.iterations_per_epoch", "> 0"]),
+    ("dynamics: {horizon_s: 0}\n", ["dynamics.horizon_s"]),
+    ("traces: {scale: -1}\n", ["traces.scale"]),
+    ("seed: abc\n", ["seed"]),
+    ("extends: [a.yaml]\n", ["extends", "one file name"]),
+])
+def test_bad_config_values(tmp_path, extra, words):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("extends: paper.yaml\n" + extra if not extra.startswith("extends") else extra)
+    result = CliRunner().invoke(main, ["simulate", "--config", str(cfg), "--policy", "rule", "--iterations", "2",
+                                       "--out", str(tmp_path / "o.csv")])
+    one_line_error(result, "bad.yaml", *words)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_cluster_that_holds_no_placement(tmp_path):
+    cfg = tiny_cluster_config()
+    for spec in cfg["cluster"]["classes"].values():
+        spec["memory_mb"] = 1  # the default model's parameters alone need ~27 MB
+    path = tmp_path / "nofit.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(main, ["simulate", "--config", str(path), "--policy", "heuristic", "--iterations", "2",
+                                       "--out", str(tmp_path / "o.csv")])
+    one_line_error(result, "nofit.yaml", "cluster", "no placement")
+
+
+def test_output_that_is_not_a_regular_file(tmp_path):
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    result = CliRunner().invoke(main, ["simulate", "--policy", "rule", "--iterations", "2", "--out", str(folder)])
+    assert result.exit_code == 2 and folder.is_dir()
+
+
+def test_zero_bandwidth_is_read_as_the_floor(tmp_path):
+    # an outage second (0 B/s) on an active device costs like bandwidth_floor_kbps, never inf or NaN
+    zero = run_evaluate(tmp_path, state={**GOOD_STATE, "bandwidth_Bps": [0.0, 1e6, 0.0]})
+    floor = run_evaluate(tmp_path, state={**GOOD_STATE, "bandwidth_Bps": [8000.0, 1e6, 8000.0]})
+    assert zero.exit_code == 0 and json.loads(zero.output) == json.loads(floor.output)
+
+
+def test_fractional_samples_refused(tmp_path):
+    placement = {"stages": [[0, 2]], "devices": [[0, 1]], "samples": [[4.5, 3.5]]}
+    one_line_error(run_evaluate(tmp_path, placement=placement), "samples", "not a whole number")

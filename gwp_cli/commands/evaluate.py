@@ -70,6 +70,7 @@ def evaluate(config_path, placement_path, state_path, profile_path, alpha, t_ref
     placement = load_placement(placement_path)
     validate_placement(placement, workload, cluster, int(config["cost"]["max_stages"]), placement_path)
     f, u, B = load_state(state_path, cluster.n_devices)
+    B = np.maximum(B, float(config["cost"]["bandwidth_floor_kbps"]) * 1000.0 / 8.0)  # 0 B/s: an outage, as in paper mode
     switches = config["realistic"] if config["mode"] == "realistic" else {}
     if not any(switches.values()):
         result = evaluate_paper(placement, workload, cluster, f, u, B, weights, comm_factor)
@@ -79,7 +80,7 @@ def evaluate(config_path, placement_path, state_path, profile_path, alpha, t_ref
                                      [None] * len(f), switches, weights, comm_factor)
     dev = result["devices"]
     out = {key: float(result[key]) for key in
-           ("time_s", "energy_j", "energy_comp_j", "energy_heat_j", "waiting_s", "cost")}
+           ("time_s", "energy_j", "energy_comp_j", "energy_heat_j", "energy_idle_j", "waiting_s", "cost")}
     out["stages"] = [{"time_s": float(t)} for t in np.atleast_1d(result["stage_time_s"])[:placement.n_stages]]
     out["devices"] = [{"t_comp_s": float(dev["t_comp"][i]), "t_comm_s": float(dev["t_comm"][i]),
                        "e_comp_j": float(dev["e_comp"][i]), "e_heat_j": float(dev["e_heat"][i])}
