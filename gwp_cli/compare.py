@@ -235,9 +235,17 @@ class Cell:
         if not (self.out.is_file() and self.meta_path.is_file()):
             return False
         try:
-            return json.loads(self.meta_path.read_text()).get("key") == self.key
+            meta = json.loads(self.meta_path.read_text())
         except (OSError, ValueError):
             return False
+        # the CSV must be the one that was written: a damaged or edited cell is run again
+        return meta.get("key") == self.key and meta.get("csv_sha256") == _sha256(self.out)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_cell(cell: Cell) -> dict:
@@ -250,7 +258,7 @@ def run_cell(cell: Cell) -> dict:
     write_csv_atomic(table, cell.out)
     bandwidth = f"real 5G traces ({sim.scenario.trace_root})" if sim.scenario.trace_root else "fitted bandwidth model"
     meta = {"key": cell.key, "identity": cell.identity(), "wall_s": round(time.perf_counter() - started, 3),
-            "bandwidth": bandwidth, "extra": cell.extra}
+            "bandwidth": bandwidth, "extra": cell.extra, "csv_sha256": _sha256(cell.out)}
     write_json_atomic(meta, cell.meta_path)
     return meta
 
