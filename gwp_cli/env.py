@@ -91,8 +91,13 @@ def agent_settings(config: dict) -> dict:
         if not (isinstance(out[key], (int, float)) and low_ok(out[key]) and out[key] <= 1):
             raise GwpError(src, f"agent.{key}", f"must be a number in {'(0' if key == 'clip_range' else '[0'}, 1], "
                            f"got {out[key]!r}", f"set agent.{key}, e.g. {AGENT_DEFAULTS[key]}")
-    if not (isinstance(out["loss_norm"], (int, float)) and out["loss_norm"] > 0):
-        raise GwpError(src, "agent.loss_norm", "must be a positive number", "set agent.loss_norm: 2.5")
+    for key in ("learning_rate", "loss_norm"):
+        if not (isinstance(out[key], (int, float)) and not isinstance(out[key], bool) and 0 < out[key] < float("inf")):
+            raise GwpError(src, f"agent.{key}", f"must be a positive number, got {out[key]!r}",
+                           f"set agent.{key}, e.g. {AGENT_DEFAULTS[key]}")
+    if not (isinstance(out["ent_coef"], (int, float)) and out["ent_coef"] >= 0):
+        raise GwpError(src, "agent.ent_coef", f"must be a number >= 0, got {out['ent_coef']!r}",
+                       f"set agent.ent_coef, e.g. {AGENT_DEFAULTS['ent_coef']}")
     curve = out["loss_curve"]
     if not (isinstance(curve, dict) and all(isinstance(curve.get(k), (int, float)) for k in "abc")
             and curve["b"] > 0):
