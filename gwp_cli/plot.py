@@ -184,7 +184,7 @@ def summary_markdown(results: Path, train_dir: Path) -> str:
                "1 − GWP energy / baseline energy; each computed per seed, then averaged over seeds, per dataset.")
     out.append("")
     has_gwp = (summary["policy"] == "gwp").any()
-    out.append("## GWP against the paper's baselines (SPEC §9)")
+    out.append("## GWP against the paper's baselines (the paper's headline table)")
     out.append("")
     if has_gwp:
         out += _table(paired_ratios(summary, "gwp"), "ours", modes)
@@ -276,7 +276,7 @@ def summary_markdown(results: Path, train_dir: Path) -> str:
                        "real 5G traces (config `traces.model`), not from replaying the traces.")
         else:
             out.append(f"- Bandwidth: replayed from {bw}.")
-    out.append("- Device constants (σ, η, γ, p_idle, memory, frequency levels, load processes): SPEC §7's plausible "
+    out.append("- Device constants (σ, η, γ, p_idle, memory, frequency levels, load processes): the paper's Fig. 2 cluster with plausible "
                "values, not measurements (docs/assumptions.md).")
     if facts is not None and (facts["limit_train"] or facts["limit_test"]):
         out.append(f"- Training used a subset of the data (limit_train={facts['limit_train']}, "

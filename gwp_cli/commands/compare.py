@@ -8,7 +8,7 @@ from ..config import load_config
 @click.command()
 @click.option("--config", "config_path", type=click.Path(), default=None, help="Default: experiments/paper.yaml.")
 @click.option("--baseline", default="all", show_default=True,
-              help="all, or a comma list of policies (SPEC §8); gwp and oracle always run as well.")
+              help="all, or a comma list of policies (random, static, rule, heuristic, myopic); gwp and oracle always run as well.")
 @click.option("--seeds", default=None, help="Comma list of seeds (default: the config's compare.seeds).")
 @click.option("--iterations", type=click.IntRange(min=1), default=None,
               help="K for every dataset (reported as assumed; default: from --train-log, else the config).")

@@ -13,7 +13,7 @@ from ..train import TrainOptions, sweep, train as run_training
               help="Where the dataset is (searched first; then $GWP_DATA, then the system copy).")
 @click.option("--download/--no-download", default=None,
               help="Let torchvision download a dataset not found locally (default: Fashion-MNIST yes, CIFAR-100 no).")
-@click.option("--policy", default="heuristic", show_default=True, help="Placement policy (SPEC §8).")
+@click.option("--policy", default="heuristic", show_default=True, help="Placement policy (random, static, rule, heuristic, gwp, myopic, oracle).")
 @click.option("--agent", type=click.Path(), default=None, help="Trained agent, for --policy gwp.")
 @click.option("--traces", type=click.Path(), default=None, help="5G trace root (else $GWP_TRACES, else the config).")
 @click.option("--seed", type=int, default=None, help="Default: the config's seed.")
