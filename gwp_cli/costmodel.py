@@ -111,7 +111,7 @@ def evaluate_paper(placement, workload, cluster, f, u, B, weights: CostWeights, 
     return iteration_cost(D, W, O, stage_of, placement.n_stages, f, u, B, cluster, weights)
 
 
-def per_sample_coefficients(workload, cluster, f, u, B, comm_factor: float, idle_w=None):
+def per_sample_coefficients(workload, cluster, f, u, B, comm_factor: float):
     """Per-sample time tau[s, e, i], energy eps[s, e, i] and sample capacity cap[s, e, i].
 
     For device i running blocks s..e, (4) and (9) are linear in |D_i|: t_i = |D_i| tau and
@@ -119,16 +119,10 @@ def per_sample_coefficients(workload, cluster, f, u, B, comm_factor: float, idle
     """
     W, P, A, valid = workload.range_matrices()
     O = comm_factor * workload.out_bytes[None, :]  # depends on the stage's last block e
-    speed = f * u / cluster.sigma  # FLOP/s
-    g, h = heat_powers(f, cluster.gamma_g, cluster.gamma_h)
-    t_comp = W[..., None] / speed
-    t_comm = np.broadcast_to(O[..., None] / B, t_comp.shape)
-    tau = t_comp + t_comm
-    eps = cluster.eta * cluster.sigma * W[..., None] * (f * u) ** 2 + g * t_comp + h * t_comm
-    cap = memory_caps(workload, cluster)
-    tau = np.where(valid[..., None], tau, np.inf)
-    eps = np.where(valid[..., None], eps, np.inf)
-    return tau, eps, cap
+    per_sample = device_terms(1.0, W[..., None], O[..., None], device_rates(f, u, B, cluster))
+    tau = np.where(valid[..., None], per_sample["t"], np.inf)
+    eps = np.where(valid[..., None], per_sample["e_comp"] + per_sample["e_heat"], np.inf)
+    return tau, eps, memory_caps(workload, cluster)
 
 
 def memory_caps(workload, cluster) -> np.ndarray:
@@ -156,7 +150,6 @@ def reference_scales(workload, cluster, nominal_B, comm_factor: float):
     O = comm_factor * workload.out_bytes[-1]
     speed = f * u / cluster.sigma
     t_ref = cluster.batch_size * W / speed.sum()
-    g, h = heat_powers(f, cluster.gamma_g, cluster.gamma_h)
-    eps = cluster.eta * cluster.sigma * W * (f * u) ** 2 + g * W / speed + h * O / nominal_B
-    e_ref = cluster.batch_size * float(eps.mean())
+    per_sample = device_terms(1.0, W, O, device_rates(f, u, nominal_B, cluster))
+    e_ref = cluster.batch_size * float((per_sample["e_comp"] + per_sample["e_heat"]).mean())
     return float(t_ref), e_ref

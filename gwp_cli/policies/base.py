@@ -54,6 +54,6 @@ class Policy:
         self.placement = state["placement"]
 
     # helpers shared by the policies -------------------------------------------------
-    def coefficients(self, f, u, B, idle_w=None):
+    def coefficients(self, f, u, B):
         sc = self.scenario
-        return per_sample_coefficients(sc.workload, sc.cluster, f, u, B, sc.comm_factor, idle_w)
+        return per_sample_coefficients(sc.workload, sc.cluster, f, u, B, sc.comm_factor)
