@@ -140,7 +140,13 @@ class Workload:
         return cum[np.asarray(e) + 1] - cum[np.asarray(s)]
 
     def range_matrices(self):
-        """(N, N) matrices W[s, e], P[s, e], A[s, e] and O[e] for every block range (zero below the diagonal)."""
+        """(N, N) matrices W[s, e], P[s, e], A[s, e] and the mask s <= e, for every block range
+        (zero below the diagonal); computed once, since every solver decision needs them."""
+        if not hasattr(self, "_ranges"):
+            self._ranges = self._range_matrices()
+        return self._ranges
+
+    def _range_matrices(self):
         s, e = np.meshgrid(np.arange(self.n_blocks), np.arange(self.n_blocks), indexing="ij")
         valid = s <= e
         W = np.where(valid, self.range_sum("flops", s, e), 0.0)
